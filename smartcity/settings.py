@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     seaweed_master_port: int = 9333
     seaweed_volume_port: int = 9340
     seaweed_filer_port: int = 8888
+    seaweed_admin_port: int = 23646
     standin_port: int = 4566
     airflow_port: int = 8080
     spark_master_port: int = 7077
@@ -79,22 +80,12 @@ class Settings(BaseSettings):
 
     # --- standard variables, read under their standard names --------------------
     aws_access_key_id: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
-    aws_secret_access_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY")
-    )
-    aws_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION")
-    )
+    aws_secret_access_key: str | None = Field(default=None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY"))
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
     aws_endpoint_url_s3: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3"))
-    aws_endpoint_url_glue: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_GLUE")
-    )
-    aws_endpoint_url_athena: str | None = Field(
-        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_ATHENA")
-    )
-    kafka_bootstrap_servers: str | None = Field(
-        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
-    )
+    aws_endpoint_url_glue: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_GLUE"))
+    aws_endpoint_url_athena: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_ATHENA"))
+    kafka_bootstrap_servers: str | None = Field(default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
 
     # --- derived paths -------------------------------------------------------------
     @property
@@ -167,14 +158,12 @@ class Settings(BaseSettings):
     def airflow_base_url(self) -> str:
         return self.airflow_url or f"http://{LOOPBACK}:{self.airflow_port}"
 
-    def boto3_client(self, service: str):  # noqa: ANN201 - boto3 clients have no common static type
+    def boto3_client(self, service: str):
         """A boto3 client for ``service`` pointed at the configured endpoint and credentials."""
         import boto3
         from botocore.config import Config
 
-        endpoint = {"s3": self.s3_endpoint, "glue": self.glue_endpoint, "athena": self.athena_endpoint}.get(
-            service
-        )
+        endpoint = {"s3": self.s3_endpoint, "glue": self.glue_endpoint, "athena": self.athena_endpoint}.get(service)
         config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 5})
         return boto3.client(
             service,
