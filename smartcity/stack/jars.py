@@ -20,7 +20,7 @@ from smartcity.stack.errors import StackError
 MAVEN_DIR = Path(__file__).parent / "maven"
 
 # A jar file name without its version: "netty-buffer-4.1.126.Final.jar" -> "netty-buffer".
-_VERSION_SUFFIX = re.compile(r"-\d[\w.\-]*\.jar$")
+_VERSION_SUFFIX = re.compile(r"-\d[^-]*\.jar$")
 
 
 @dataclass(frozen=True)

@@ -152,10 +152,7 @@ def test_every_listening_socket_is_on_loopback(stack_runner: Stack) -> None:
     processes = [psutil.Process(pid) for pid in pids]
     processes += [child for p in processes for child in p.children(recursive=True)]
     listening = [
-        conn
-        for proc in processes
-        for conn in proc.net_connections(kind="inet")
-        if conn.status == psutil.CONN_LISTEN
+        conn for proc in processes for conn in proc.net_connections(kind="inet") if conn.status == psutil.CONN_LISTEN
     ]
     assert listening, "expected the stack's servers to be listening"
     assert {conn.laddr.ip for conn in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}
