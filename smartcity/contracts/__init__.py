@@ -1,0 +1,1 @@
+"""Record contracts: the single source of truth for the five streams (see ``records``)."""

@@ -69,7 +69,7 @@ def test_env_lines_are_shell_safe() -> None:
 
 
 def test_aws_target_never_falls_back_to_local_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_GLUE", "AWS_ENDPOINT_URL_ATHENA"):
+    for key in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_GLUE", "AWS_ENDPOINT_URL_ATHENA", "SMARTCITY_S3_PORT"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SMARTCITY_TARGET", "aws")
     settings = Settings()
