@@ -16,6 +16,7 @@ from smartcity.stack.errors import StackError
 from smartcity.stack.ports import free_port_block
 from smartcity.stack.runner import Stack
 from smartcity.stack.services.base import port_is_free
+from smartcity.stack.smoke import run_smoke
 
 
 @pytest.fixture
@@ -87,3 +88,23 @@ def test_cli_logs_of_unknown_service_is_a_clear_error(own_stack: Stack) -> None:
     result = CliRunner().invoke(app, ["stack", "logs", "nope"])
     assert result.exit_code == 1
     assert "Unknown service 'nope'" in result.output
+
+
+def test_standalone_spark_mode_runs_a_job_on_the_master_and_worker(
+    own_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMARTCITY_SPARK_MODE", "standalone")
+    stack = Stack(Settings())
+    stack.up()
+    try:
+        statuses = {s.name: s for s in stack.status()}
+        assert statuses["spark-master"].healthy and statuses["spark-worker"].healthy
+        conf = (stack.settings.spark_conf_dir / "spark-defaults.conf").read_text()
+        assert f"spark://127.0.0.1:{stack.settings.spark_master_port}" in conf
+        result = run_smoke(stack.settings, 300, lambda _: None)
+        assert result.landed == result.acknowledged == 300
+        # The application really ran on the cluster: the worker launched executors for it.
+        work_dir = stack.settings.data_dir / "spark-worker" / "work"
+        assert any(work_dir.glob("app-*/*/stderr"))
+    finally:
+        stack.down()
