@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from smartcity.aws.cli import app as aws_app
 from smartcity.settings import get_settings
 from smartcity.stack.environment import export_lines
 from smartcity.stack.errors import StackError
@@ -19,6 +20,7 @@ from smartcity.stack.runner import Stack
 app = typer.Typer(help="smartcity: a real-time IoT vehicle-tracking data platform.", no_args_is_help=True)
 stack_app = typer.Typer(help="The embedded local stack (Kafka, SeaweedFS S3, Spark, ...).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.add_typer(aws_app, name="aws")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -72,11 +72,24 @@ class Settings(BaseSettings):
     lake_bucket: str = "urban-spark-streaming-data"
     athena_output: str = "s3://smartcity-athena-results/results/"
     glue_database: str = "smartcity"
+    athena_workgroup: str = Field(default="smartcity", description="the Athena work group the pipeline queries in")
 
     # --- Airflow (filled in by the stack once Airflow has been started) ---------
     airflow_url: str | None = None
     airflow_user: str = "admin"
     airflow_password: str | None = None
+    airflow_extra_dags_dir: Path | None = Field(
+        default=None, description="a second DAG folder the local Airflow also parses (the test suite's DAGs)"
+    )
+    glue_crawler_role: str = Field(
+        default="smartcity-glue-crawler", description="IAM role (name or ARN) the lake's Glue crawlers run as"
+    )
+    alert_sns_topic_arn: str | None = Field(
+        default=None, description="pipeline alerts are also published to this SNS topic (besides the alerts log)"
+    )
+    alert_email: str | None = Field(
+        default=None, description="pipeline alerts are also e-mailed here (Airflow's smtp_default connection)"
+    )
 
     # --- standard variables, read under their standard names --------------------
     aws_access_key_id: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID"))
@@ -85,6 +98,7 @@ class Settings(BaseSettings):
     aws_endpoint_url_s3: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3"))
     aws_endpoint_url_glue: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_GLUE"))
     aws_endpoint_url_athena: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_ATHENA"))
+    aws_endpoint_url_sts: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_STS"))
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
 
     # --- derived paths -------------------------------------------------------------
@@ -147,6 +161,10 @@ class Settings(BaseSettings):
         return self._local(self.aws_endpoint_url_athena, f"http://{LOOPBACK}:{self.standin_port}")
 
     @property
+    def sts_endpoint(self) -> str | None:
+        return self._local(self.aws_endpoint_url_sts, f"http://{LOOPBACK}:{self.standin_port}")
+
+    @property
     def kafka_bootstrap(self) -> str:
         return self.kafka_bootstrap_servers or f"{LOOPBACK}:{self.kafka_port}"
 
@@ -163,7 +181,12 @@ class Settings(BaseSettings):
         import boto3
         from botocore.config import Config
 
-        endpoint = {"s3": self.s3_endpoint, "glue": self.glue_endpoint, "athena": self.athena_endpoint}.get(service)
+        endpoint = {
+            "s3": self.s3_endpoint,
+            "glue": self.glue_endpoint,
+            "athena": self.athena_endpoint,
+            "sts": self.sts_endpoint,
+        }.get(service)
         config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 5})
         return boto3.client(
             service,

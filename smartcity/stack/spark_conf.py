@@ -28,6 +28,7 @@ def spark_master_url(settings: Settings) -> str:
 
 def spark_defaults(settings: Settings) -> dict[str, str]:
     connector_jars = jars.jars(settings.jars_dir, jars.SPARK_CONNECTORS)
+    s3_endpoint = settings.s3_endpoint or ""
     return {
         "spark.master": spark_master_url(settings),
         "spark.jars": ",".join(str(j) for j in connector_jars),
@@ -40,10 +41,13 @@ def spark_defaults(settings: Settings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         # INT96 timestamps (Spark's default) read badly in Athena/DuckDB.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        "spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint or "",
+        "spark.hadoop.fs.s3a.endpoint": s3_endpoint,
         "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
         "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        # Plain HTTP only towards a local http:// endpoint; anything else (AWS) keeps TLS.
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(
+            (settings.s3_endpoint or "https").startswith("https")
+        ).lower(),
     }
 
 
