@@ -1,0 +1,1 @@
+"""The journey simulator and the Kafka producer (``python -m producers``, ``smartcity produce``)."""

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from producers.cli import app as produce_app
 from smartcity.aws.cli import app as aws_app
 from smartcity.settings import get_settings
 from smartcity.stack.environment import export_lines
@@ -21,6 +22,7 @@ app = typer.Typer(help="smartcity: a real-time IoT vehicle-tracking data platfor
 stack_app = typer.Typer(help="The embedded local stack (Kafka, SeaweedFS S3, Spark, ...).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(aws_app, name="aws")
+app.add_typer(produce_app, name="produce")
 
 console = Console()
 err_console = Console(stderr=True)
