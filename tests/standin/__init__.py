@@ -1,0 +1,1 @@
+"""Tests of the local Glue/Athena stand-in (smartcity.standin)."""
