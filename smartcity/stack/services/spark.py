@@ -23,21 +23,25 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-class SparkMaster(Service):
-    name = "spark-master"
-    description = "Spark standalone master"
+class _StandaloneDaemon(Service):
+    """A Spark standalone daemon kept in the foreground (so supervisor owns it) and on loopback."""
 
     def enabled(self, settings: Settings) -> bool:
         return settings.spark_mode == "standalone"
+
+    def environment(self, ctx: StackContext) -> dict[str, str]:
+        return {**ctx.env, "SPARK_LOCAL_IP": LOOPBACK, "SPARK_NO_DAEMONIZE": "1"}
+
+
+class SparkMaster(_StandaloneDaemon):
+    name = "spark-master"
+    description = "Spark standalone master"
 
     def ports(self, settings: Settings) -> list[Port]:
         return [
             Port("master", settings.spark_master_port, "SMARTCITY_SPARK_MASTER_PORT"),
             Port("web ui", settings.spark_master_webui_port, "SMARTCITY_SPARK_MASTER_WEBUI_PORT"),
         ]
-
-    def environment(self, ctx: StackContext) -> dict[str, str]:
-        return {**ctx.env, "SPARK_LOCAL_IP": LOOPBACK, "SPARK_NO_DAEMONIZE": "1"}
 
     def command(self, ctx: StackContext) -> list[str]:
         st = ctx.settings
@@ -56,18 +60,12 @@ class SparkMaster(Service):
         return _http_ok(f"http://{LOOPBACK}:{ctx.settings.spark_master_webui_port}/json/")
 
 
-class SparkWorker(Service):
+class SparkWorker(_StandaloneDaemon):
     name = "spark-worker"
     description = "Spark standalone worker"
 
-    def enabled(self, settings: Settings) -> bool:
-        return settings.spark_mode == "standalone"
-
     def ports(self, settings: Settings) -> list[Port]:
         return [Port("web ui", settings.spark_worker_webui_port, "SMARTCITY_SPARK_WORKER_WEBUI_PORT")]
-
-    def environment(self, ctx: StackContext) -> dict[str, str]:
-        return {**ctx.env, "SPARK_LOCAL_IP": LOOPBACK, "SPARK_NO_DAEMONIZE": "1"}
 
     def command(self, ctx: StackContext) -> list[str]:
         st = ctx.settings
