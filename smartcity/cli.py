@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from producers.cli import app as produce_app
+from smartcity.alerts import app as alerts_app
 from smartcity.aws.cli import app as aws_app
+from smartcity.demo import demo
+from smartcity.report.cli import app as report_app
 from smartcity.settings import get_settings
 from smartcity.stack.environment import export_lines
 from smartcity.stack.errors import StackError
@@ -23,6 +26,8 @@ stack_app = typer.Typer(help="The embedded local stack (Kafka, SeaweedFS S3, Spa
 app.add_typer(stack_app, name="stack")
 app.add_typer(aws_app, name="aws")
 app.add_typer(produce_app, name="produce")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(report_app, name="report")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -97,6 +102,12 @@ def stack_status(
             f"{s.uptime_s} s" if s.uptime_s is not None else "-",
         )
     console.print(table)
+    settings = get_settings()
+    if any(s.name.startswith("airflow") and s.state == "RUNNING" for s in statuses):
+        console.print(
+            f"Airflow UI: {settings.airflow_base_url}  login: {settings.airflow_user} / {settings.admin_password}",
+            highlight=False,
+        )
 
 
 @stack_app.command("logs")
@@ -158,13 +169,7 @@ def smoke(
         raise typer.Exit(1)
 
 
-@app.command()
-def demo(
-    messages: Annotated[int, typer.Option(min=1, help="how many messages the smoke pipeline pushes")] = 1000,
-) -> None:
-    """Bring the stack up and run the pipeline end to end."""
-    stack_up()
-    smoke(messages)
+app.command("demo")(demo)
 
 
 def main() -> None:

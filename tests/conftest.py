@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,13 @@ from smartcity.stack.runner import Stack
 
 
 def stack_environment(data_dir: str) -> dict[str, str]:
-    return {"SMARTCITY_DATA_DIR": data_dir, "SMARTCITY_START_TIMEOUT_S": "120", **free_port_block()}
+    return {
+        "SMARTCITY_DATA_DIR": data_dir,
+        "SMARTCITY_START_TIMEOUT_S": "180",
+        # The suite's own test DAGs (forced failures, tiny deadlines) beside the product's dags/.
+        "SMARTCITY_AIRFLOW_EXTRA_DAGS_DIR": str(Path(__file__).parent / "airflow" / "dags"),
+        **free_port_block(),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from smartcity.settings import LOOPBACK, Settings
 from smartcity.stack.secrets import StackSecrets
+from smartcity.stack.services.airflow import airflow_stack_env
 from smartcity.stack.spark_conf import spark_home
 
 
@@ -34,6 +35,7 @@ def stack_env(settings: Settings, secrets: StackSecrets) -> dict[str, str]:
         "SMARTCITY_LAKE_BUCKET": settings.lake_bucket,
         "SMARTCITY_ATHENA_OUTPUT": settings.athena_output,
         "SMARTCITY_GLUE_DATABASE": settings.glue_database,
+        **airflow_stack_env(settings, secrets),
     }
     # Non-default ports are part of how to reach this stack, so they travel with it.
     for name, field in Settings.model_fields.items():

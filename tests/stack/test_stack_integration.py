@@ -21,7 +21,7 @@ from smartcity.stack.smoke import run_smoke
 
 def test_status_reports_every_service_healthy(stack_runner: Stack) -> None:
     statuses = {s.name: s for s in stack_runner.status()}
-    assert {"kafka", "seaweedfs"} <= set(statuses)
+    assert {"kafka", "seaweedfs", "standin"} <= set(statuses)
     for status in statuses.values():
         assert status.state == "RUNNING", status
         assert status.healthy, status

@@ -50,7 +50,7 @@ def test_supervisor_config_keeps_each_service_in_its_own_process_group(tmp_path:
     assert parser["unix_http_server"]["chmod"] == "0700"
     assert "inet_http_server" not in parser
     programs = [section for section in parser.sections() if section.startswith("program:")]
-    assert programs == ["program:seaweedfs", "program:kafka"]
+    assert programs[:3] == ["program:seaweedfs", "program:kafka", "program:standin"]
     for section in programs:
         assert parser[section]["stopasgroup"] == "true"
         assert parser[section]["killasgroup"] == "true"
