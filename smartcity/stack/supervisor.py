@@ -49,8 +49,14 @@ class SupervisorPaths:
 
 
 def _environment_value(env: dict[str, str]) -> str:
-    # supervisor's format: KEY="value",KEY2="value2"; quotes and percent signs escaped.
-    return ",".join(f'{k}="{v.replace(chr(34), chr(92) + chr(34)).replace("%", "%%")}"' for k, v in sorted(env.items()))
+    """supervisor's format: KEY="value",KEY2='value2' (its parser knows quotes, not backslash escapes)."""
+    items = []
+    for key, value in sorted(env.items()):
+        quote = '"' if '"' not in value else "'"
+        if quote in value:
+            raise StackError(f"{key} holds both quote characters; supervisor cannot pass it to a service")
+        items.append(f"{key}={quote}{value.replace('%', '%%')}{quote}")
+    return ",".join(items)
 
 
 def render_config(paths: SupervisorPaths, ctx: StackContext, services: list[Service]) -> str:

@@ -84,3 +84,13 @@ def test_aws_target_never_falls_back_to_local_endpoints(monkeypatch: pytest.Monk
 )
 def test_bucket_of(uri: str, bucket: str) -> None:
     assert bucket_of(uri) == bucket
+
+
+def test_supervisor_environment_survives_json_values() -> None:
+    from supervisor.datatypes import dict_of_key_value_pairs
+
+    from smartcity.stack.supervisor import _environment_value
+
+    env = {"CONN": '{"conn_type": "aws", "extra": {"a": "100%"}}', "PLAIN": "x y", "PATH": "/a:/b"}
+    rendered = _environment_value(env).replace("%%", "%")  # supervisor %-expands the value first
+    assert dict_of_key_value_pairs(rendered) == env
