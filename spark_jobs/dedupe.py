@@ -5,8 +5,9 @@ without a trace; the contract wants them counted and kept in quarantine as ``lat
 implemented here on the batch, with the state kept next to the query's checkpoint:
 
 * the watermark of batch N is ``max(event_time of valid records in batches < N) - delay`` (Spark's rule:
-  it moves between batches, never within one);
-* a valid record with ``event_time`` older than the watermark is ``late``;
+  it moves between batches); within a batch a row is also judged against the newest valid event time
+  before it in its Kafka partition minus the delay, so a late record is caught even in a job's first batch;
+* a valid record with ``event_time`` older than its watermark is ``late``;
 * a valid, timely record whose ``event_id`` was kept before (in the state, which holds the ids of kept
   records not older than the watermark) or earlier in the same batch (lowest Kafka partition/offset wins)
   is a ``duplicate``. A copy that arrives after its original left the state is older than the watermark by
@@ -128,13 +129,22 @@ def classify(
     Columns named in ``rejects_only`` (the raw value) are nulled on rows that are not rejected, so they do
     not travel through the batch's shuffles and cache for nothing.
     """
-    watermark = state.watermark
-    late = (
-        F.col(EVENT_TIME) < F.timestamp_micros(F.lit(state.watermark_us))
-        if state.watermark_us is not None
-        else F.lit(False)
+    # The watermark a row is judged against: the state's (from earlier batches), or, if higher, the newest
+    # contract-valid event time seen before the row in its Kafka partition minus the delay. Without the
+    # second part a record arriving an hour late in a job's first batch (or in one large backlog batch) would
+    # pass as valid, because Spark's own watermark only moves between batches. Kafka order makes it
+    # deterministic, so a retried batch decides the same.
+    delay_s = int(state.delay.total_seconds())
+    seen_before = Window.partitionBy(PARTITION).orderBy(OFFSET).rowsBetween(Window.unboundedPreceding, -1)
+    in_batch_watermark = F.max(F.when(rejection_reason.isNull(), F.col(EVENT_TIME))).over(seen_before) - F.expr(
+        f"INTERVAL {delay_s} SECONDS"
     )
-    pre = batch.withColumn(
+    state_watermark = (
+        F.timestamp_micros(F.lit(state.watermark_us)) if state.watermark_us is not None else F.lit(None)
+    ).cast("timestamp")
+    watermark_col = F.greatest(state_watermark, in_batch_watermark)
+    late = F.coalesce(F.col(EVENT_TIME) < F.col("_watermark"), F.lit(False))
+    pre = batch.withColumn("_watermark", watermark_col).withColumn(
         "_pre_reason",
         F.when(rejection_reason.isNotNull(), rejection_reason).when(late, F.lit(RejectReason.LATE.value)),
     )
@@ -156,10 +166,10 @@ def classify(
     late_detail = F.format_string(
         "event_time %s is older than the watermark %s",
         F.date_format(F.col(EVENT_TIME), "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"),
-        F.lit(watermark.isoformat() if watermark is not None else ""),
+        F.date_format(F.col("_watermark"), "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"),
     )
     return (
         ranked.withColumn(OUTCOME, outcome)
         .withColumn(DETAIL, F.when(F.col(OUTCOME) == RejectReason.LATE.value, late_detail))
-        .drop("_pre_reason", "_copy", "_seen_id")
+        .drop("_pre_reason", "_copy", "_seen_id", "_watermark")
     )

@@ -90,10 +90,13 @@ def _batch(spark: SparkSession, rows: list[tuple[str, int, int, int]]):
 
 def test_dedupe_and_watermark_decide_like_spark_would(spark: SparkSession, tmp_path: Path) -> None:
     store = StateStore(spark, HadoopFs(spark), tmp_path.as_uri() + "/state", DELAY)
-    first = _batch(spark, [("a", 0, 0, 0), ("b", 600, 0, 1), ("a", 0, 1, 5), ("c", 10, 0, 2)])
+    first = _batch(spark, [("a", 0, 0, 0), ("b", 600, 0, 1), ("a", 0, 1, 5), ("c", 10, 0, 2), ("f", 500, 0, 3)])
     state0 = store.load(0)
     out0 = classify(first, state0, store.ids(state0), F.col("r")).collect()
-    assert Counter(r[OUTCOME] for r in out0) == {VALID: 3, DUPLICATE: 1}
+    # No watermark from earlier batches yet, but c comes after b (600 s) in its partition: 10 s < 600 - 120 s,
+    # so it is late even in the first batch; f (500 s) is within the delay of b and stays valid.
+    assert {r.event_id: r[OUTCOME] for r in out0 if r.event_id in "cf"} == {"c": "late", "f": VALID}
+    assert Counter(r[OUTCOME] for r in out0) == {VALID: 3, DUPLICATE: 1, "late": 1}
     kept_first_copy = [r for r in out0 if r.event_id == "a" and r[OUTCOME] == VALID]
     assert [(r._partition, r._offset) for r in kept_first_copy] == [(0, 0)]  # lowest partition/offset wins
     kept = first.filter(F.col("_offset").isin(0, 1, 2))
