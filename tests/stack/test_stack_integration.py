@@ -123,7 +123,7 @@ def test_buckets_exist_and_objects_round_trip(stack: Settings) -> None:
     ("overrides", "expected_code"),
     [
         ({"aws_secret_access_key": "not-the-secret-key-at-all-000000000000000"}, "SignatureDoesNotMatch"),
-        ({"aws_access_key_id": "AKIAUNKNOWNKEY000000"}, "InvalidAccessKeyId"),
+        ({"aws_access_key_id": "SCUNKNOWNACCESSKEY00"}, "InvalidAccessKeyId"),
     ],
 )
 def test_s3_refuses_wrong_credentials(stack: Settings, overrides: dict, expected_code: str) -> None:
