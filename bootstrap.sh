@@ -18,6 +18,19 @@ if ! python3 -m uv --version >/dev/null 2>&1; then
     || fail "could not install uv with pip."
 fi
 
+# Debian's Chromium renders the journey report headless in the tests (issue 9); optional for the pipeline.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian's chromium (headless report rendering in the tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } \
+      || echo "bootstrap: could not install chromium; the report screenshot test will be skipped" >&2
+  else
+    echo "bootstrap: chromium not found (sudo apt-get install chromium); the report screenshot test will be skipped" >&2
+  fi
+fi
+
 echo "bootstrap: syncing .venv from uv.lock"
 python3 -m uv sync --locked --quiet
 
