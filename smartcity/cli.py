@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -14,12 +15,20 @@ from rich.table import Table
 from producers.cli import app as produce_app
 from smartcity.alerts import app as alerts_app
 from smartcity.aws.cli import app as aws_app
+from smartcity.contracts.records import CONTRACTS
 from smartcity.demo import demo
 from smartcity.report.cli import app as report_app
 from smartcity.settings import get_settings
 from smartcity.stack.environment import export_lines
 from smartcity.stack.errors import StackError
-from smartcity.stack.runner import Stack
+from smartcity.stack.runner import ServiceStatus, Stack
+from smartcity.stack.streaming_status import (
+    TopicLag,
+    checkpoint_progress,
+    find_checkpoints,
+    kafka_end_offsets,
+    topic_lags,
+)
 
 app = typer.Typer(help="smartcity: a real-time IoT vehicle-tracking data platform.", no_args_is_help=True)
 stack_app = typer.Typer(help="The embedded local stack (Kafka, SeaweedFS S3, Spark, ...).", no_args_is_help=True)
@@ -86,8 +95,10 @@ def stack_status(
         statuses = _stack().status()
     except StackError as exc:
         raise _fail(exc) from exc
+    streaming = _streaming_lags(statuses)
     if as_json:
-        typer.echo(json.dumps([s.as_dict() for s in statuses], indent=2))
+        document = {"services": [s.as_dict() for s in statuses], "streaming": [t.as_dict() for t in streaming]}
+        typer.echo(json.dumps(document, indent=2))
         return
     table = Table(title="smartcity stack")
     for column in ("service", "state", "pid", "ports", "health", "uptime"):
@@ -102,12 +113,44 @@ def stack_status(
             f"{s.uptime_s} s" if s.uptime_s is not None else "-",
         )
     console.print(table)
+    if streaming:
+        console.print(_streaming_table(streaming))
     settings = get_settings()
     if any(s.name.startswith("airflow") and s.state == "RUNNING" for s in statuses):
         console.print(
             f"Airflow UI: {settings.airflow_base_url}  login: {settings.airflow_user} / {settings.admin_password}",
             highlight=False,
         )
+
+
+def _streaming_lags(statuses: list[ServiceStatus]) -> list[TopicLag]:
+    """The streaming job's lag per topic from its checkpoints (empty before the job first ran)."""
+    settings = get_settings()
+    checkpoints = find_checkpoints(settings.spark_checkpoint_dir)
+    if not checkpoints:
+        return []
+    kafka_up = any(s.name == "kafka" and s.healthy for s in statuses)
+    topics = [contract.topic for contract in CONTRACTS.values()]
+    end = kafka_end_offsets({"bootstrap.servers": settings.kafka_bootstrap}, topics) if kafka_up else None
+    progress = [p for p in (checkpoint_progress(c) for c in checkpoints) if p is not None]
+    return topic_lags(progress, end, topics)
+
+
+def _streaming_table(lags: list[TopicLag]) -> Table:
+    table = Table(title="streaming job (from its checkpoints)")
+    for column in ("topic", "written up to", "kafka end", "lag", "last batch"):
+        table.add_column(column)
+    now = datetime.now(UTC)
+    for lag in lags:
+        age = f"{(now - lag.last_batch_at).total_seconds():.0f} s ago" if lag.last_batch_at else "-"
+        table.add_row(
+            lag.topic,
+            "-" if lag.committed is None else str(lag.committed),
+            "?" if lag.end is None else str(lag.end),
+            "?" if lag.lag is None else str(lag.lag),
+            f"{lag.last_batch_at:%Y-%m-%d %H:%M:%S} UTC ({age})" if lag.last_batch_at else "-",
+        )
+    return table
 
 
 @stack_app.command("logs")

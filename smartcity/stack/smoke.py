@@ -29,6 +29,8 @@ class SmokeResult:
     landed: int
     parquet_files: int
     seconds: float
+    topic: str
+    checkpoint: Path
 
     @property
     def ok(self) -> bool:
@@ -121,4 +123,4 @@ def run_smoke(settings: Settings, messages: int, progress: Callable[[str], None]
     )
     progress("reading the Parquet back from S3")
     landed, files = count_parquet_rows(settings, settings.lake_bucket, prefix)
-    return SmokeResult(messages, acked, landed, files, time.monotonic() - started)
+    return SmokeResult(messages, acked, landed, files, time.monotonic() - started, topic, work / "checkpoint")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from datetime import UTC, datetime
 
 import boto3
 import psutil
@@ -13,10 +15,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from typer.testing import CliRunner
 
+from smartcity.cli import app
+from smartcity.contracts.records import CONTRACTS
 from smartcity.settings import Settings
 from smartcity.stack.runner import Stack
 from smartcity.stack.smoke import run_smoke
+from smartcity.stack.streaming_status import checkpoint_progress, find_checkpoints, kafka_end_offsets, topic_lags
 
 
 def test_status_reports_every_service_healthy(stack_runner: Stack) -> None:
@@ -164,3 +170,22 @@ def test_spark_submit_streams_kafka_to_parquet_on_s3(stack: Settings) -> None:
     assert result.acknowledged == produced
     assert result.landed == produced
     assert result.parquet_files >= 1
+    # `stack status` reads the job's progress from its checkpoint: everything produced is written, no lag.
+    assert result.checkpoint in find_checkpoints(stack.data_dir / "smoke")
+    progress = checkpoint_progress(result.checkpoint)
+    assert progress is not None
+    end = kafka_end_offsets({"bootstrap.servers": stack.kafka_bootstrap}, [result.topic])
+    (lag,) = topic_lags([progress], end, [result.topic])
+    assert lag.committed == lag.end == produced
+    assert lag.lag == 0
+    assert lag.last_batch_at is not None
+    assert abs((datetime.now(UTC) - lag.last_batch_at).total_seconds()) < result.seconds + 60
+
+
+def test_stack_status_json_lists_services_and_streaming_progress(stack: Settings) -> None:
+    shown = CliRunner().invoke(app, ["stack", "status", "--json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    assert {s["name"] for s in document["services"]} >= {"kafka", "seaweedfs", "standin"}
+    # Before the streaming job ever ran there is nothing to show; afterwards one row per contract topic.
+    assert [row["topic"] for row in document["streaming"]] in ([], [c.topic for c in CONTRACTS.values()])
