@@ -25,18 +25,33 @@ from smartcity.standin.query_engine import (
     QueryCancelled,
     QueryEngine,
     QueryFailed,
+    ScanLimitExceeded,
     parse,
     read_page,
     result_rows,
     statement_kind,
 )
-from smartcity.standin.service import Params, Service, now, operation, page_size
+from smartcity.standin.service import ACCOUNT_ID, Params, Service, now, operation, page_size
 
 log = logging.getLogger(__name__)
 
 PRIMARY = "primary"
 ENGINE_VERSION = {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}
 FINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+MIN_SCAN_CUTOFF = 10_000_000  # Athena's smallest per-query data usage limit (10 MB)
+SCAN_LIMIT_REASON = "Query cancelled! : Bytes scanned limit was exceeded"
+
+
+def _tag_map(tags: Any) -> dict[str, str]:
+    if not isinstance(tags, list) or not all(isinstance(t, dict) and isinstance(t.get("Key"), str) for t in tags):
+        raise invalid_request("Tags must be a list of {Key, Value} with a Key.")
+    return {tag["Key"]: str(tag.get("Value", "")) for tag in tags}
+
+
+def _check_cutoff(config: dict[str, Any]) -> None:
+    cutoff = config.get("BytesScannedCutoffPerQuery")
+    if cutoff is not None and (not isinstance(cutoff, int) or cutoff < MIN_SCAN_CUTOFF):
+        raise invalid_request(f"BytesScannedCutoffPerQuery must be at least {MIN_SCAN_CUTOFF} bytes.")
 
 
 def _metadata_error(message: str) -> AwsError:
@@ -115,9 +130,59 @@ class Athena(Service):
                 **config,
             },
         }
-        if not self.store.insert("workgroup", "", params["Name"], doc):
-            raise invalid_request("WorkGroup is already created")
+        _check_cutoff(config)
+        with self.store.transaction():
+            if not self.store.insert("workgroup", "", params["Name"], doc):
+                raise invalid_request("WorkGroup is already created")
+            if params.get("Tags"):
+                self.store.put("tags", "", self.workgroup_arn(params["Name"]), _tag_map(params["Tags"]))
         return {}
+
+    def workgroup_arn(self, name: str) -> str:
+        return f"arn:aws:athena:{self.catalog.region}:{ACCOUNT_ID}:workgroup/{name}"
+
+    def _tagged(self, arn: str) -> str:
+        """The work group ARN, checked as Athena checks it (only work groups are taggable here)."""
+        prefix = f"arn:aws:athena:{self.catalog.region}:{ACCOUNT_ID}:workgroup/"
+        if not arn.startswith("arn:aws:athena:"):
+            raise invalid_request(f"Invalid ResourceARN: {arn}")
+        if not arn.startswith(prefix) or self.store.get("workgroup", "", arn[len(prefix) :]) is None:
+            raise AwsError("ResourceNotFoundException", f"Resource {arn} does not exist.")
+        return arn
+
+    @operation("TagResource")
+    def tag_resource(self, params: Params) -> dict[str, Any]:
+        arn = self._tagged(params["ResourceARN"])
+        with self.store.transaction():
+            tags = {**(self.store.get("tags", "", arn) or {}), **_tag_map(params["Tags"])}
+            if len(tags) > 50:
+                raise invalid_request("A resource can have at most 50 tags.")
+            self.store.put("tags", "", arn, tags)
+        return {}
+
+    @operation("UntagResource")
+    def untag_resource(self, params: Params) -> dict[str, Any]:
+        arn = self._tagged(params["ResourceARN"])
+        with self.store.transaction():
+            tags = self.store.get("tags", "", arn) or {}
+            keys = params["TagKeys"]
+            if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+                raise invalid_request("TagKeys must be a list of strings.")
+            for key in keys:
+                tags.pop(key, None)
+            self.store.put("tags", "", arn, tags)
+        return {}
+
+    @operation("ListTagsForResource")
+    def list_tags_for_resource(self, params: Params) -> dict[str, Any]:
+        arn = self._tagged(params["ResourceARN"])
+        tags = sorted((self.store.get("tags", "", arn) or {}).items())
+        start = max(0, decode_token(params.get("NextToken"), kind=int, error_code="InvalidRequestException") or 0)
+        limit = page_size(params, 75, 75)
+        response: dict[str, Any] = {"Tags": [{"Key": k, "Value": v} for k, v in tags[start : start + limit]]}
+        if start + limit < len(tags):
+            response["NextToken"] = encode_token(start + limit)
+        return response
 
     @operation("GetWorkGroup")
     def get_work_group(self, params: Params) -> dict[str, Any]:
@@ -155,6 +220,13 @@ class Athena(Service):
         for key in ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled", "RequesterPaysEnabled"):
             if key in updates:
                 config[key] = updates[key]
+        if updates.get("RemoveBytesScannedCutoffPerQuery"):
+            config.pop("BytesScannedCutoffPerQuery", None)
+        if "BytesScannedCutoffPerQuery" in updates:
+            _check_cutoff(updates)
+            config["BytesScannedCutoffPerQuery"] = updates["BytesScannedCutoffPerQuery"]
+        if "State" in params and params["State"] not in ("ENABLED", "DISABLED"):
+            raise invalid_request(f"Invalid State: {params['State']}")
         if "Description" in params:
             doc["Description"] = params["Description"]
         if "State" in params:
@@ -169,7 +241,9 @@ class Athena(Service):
             raise invalid_request("The primary workgroup cannot be deleted.")
         if self.store.names("wgquery", doc["Name"]) and not params.get("RecursiveDeleteOption"):
             raise invalid_request("WorkGroup is not empty: use RecursiveDeleteOption to delete it with its queries.")
-        self.store.delete("workgroup", "", doc["Name"])
+        with self.store.transaction():
+            self.store.delete("workgroup", "", doc["Name"])
+            self.store.delete("tags", "", self.workgroup_arn(doc["Name"]))
         return {}
 
     # ---------------------------------------------------------------- queries
@@ -247,7 +321,12 @@ class Athena(Service):
             catalog = (doc["QueryExecutionContext"].get("Catalog") or "AwsDataCatalog").lower()
             if catalog != "awsdatacatalog":
                 raise QueryFailed("CATALOG_NOT_FOUND", f"Catalog '{catalog}' does not exist")
-            outcome = self.engine.run(query_id, tree, database, output, execution)
+            workgroup = self.store.get("workgroup", "", doc["WorkGroup"]) or {}
+            cutoff = (workgroup.get("Configuration") or {}).get("BytesScannedCutoffPerQuery")
+            outcome = self.engine.run(query_id, tree, database, output, execution, scan_limit=cutoff)
+        except ScanLimitExceeded as exc:
+            doc["Statistics"]["DataScannedInBytes"] = exc.scanned
+            self._finish(doc, "CANCELLED", reason=SCAN_LIMIT_REASON, error=(2, 1000))
         except QueryCancelled:
             self._finish(doc, "CANCELLED")
         except QueryFailed as exc:

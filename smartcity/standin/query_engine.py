@@ -53,6 +53,14 @@ class QueryCancelled(Exception):
     pass
 
 
+class ScanLimitExceeded(QueryCancelled):
+    """The work group's BytesScannedCutoffPerQuery is below what the query would read: Athena cancels it."""
+
+    def __init__(self, scanned: int) -> None:
+        super().__init__(scanned)
+        self.scanned = scanned
+
+
 @dataclass
 class Outcome:
     columns: list[dict[str, Any]]
@@ -141,7 +149,13 @@ class QueryEngine:
         return self.results_dir / f"{query_id}.parquet"
 
     def run(
-        self, query_id: str, tree: exp.Expression, database: str, output: S3Location, execution: Execution
+        self,
+        query_id: str,
+        tree: exp.Expression,
+        database: str,
+        output: S3Location,
+        execution: Execution,
+        scan_limit: int | None = None,
     ) -> Outcome:
         started = time.perf_counter()
         if not isinstance(tree, QUERY_TYPES):
@@ -153,6 +167,8 @@ class QueryEngine:
         execution.connection = con
         try:
             scanned = self._bind_tables(con, tree, database)
+            if scan_limit is not None and scanned > scan_limit:
+                raise ScanLimitExceeded(scanned)
             # From here on the query reaches files only through the views: the mirror, nothing else.
             con.execute(f"SET allowed_directories = [{_sql_string(str(self.mirror.root) + '/')}]")
             con.execute("SET enable_external_access = false")

@@ -224,7 +224,7 @@ class TableSource:
                 expressions.append(f"{_quote(present[0])} AS {_quote(name)}")
             elif present[1] == "TIMESTAMP WITH TIME ZONE" and wanted == "TIMESTAMP":
                 # Spark's UTC-adjusted timestamps: drop the zone arithmetically (a cast would consult ICU per row).
-                expressions.append(f"make_timestamp(epoch_us({_quote(present[0])})) AS {_quote(name)}")
+                expressions.append(f"{_naive(present[0])} AS {_quote(name)}")
             else:
                 expressions.append(f"CAST({_quote(present[0])} AS {wanted}) AS {_quote(name)}")
         con.execute(f"CREATE VIEW {view} AS SELECT {', '.join(expressions)} FROM {source}")
@@ -239,6 +239,15 @@ class TableSource:
             pa.field(file_fields[name.lower()].name if name.lower() in file_fields else name, kind)
             for name, kind in columns
         ]
+        # A UTC-adjusted timestamp (Spark's) is scanned as stored: declared naive, DuckDB would push a
+        # timestamp filter down into the scan as a naive scalar that pyarrow cannot compare with the file's
+        # zoned column. The view below drops the zone instead, as the native route does.
+        zoned = set()
+        for index, (name, kind) in enumerate(columns):
+            found = file_fields.get(name.lower())
+            if pa.types.is_timestamp(kind) and found is not None and _zoned_timestamp(found.type):
+                fields[index] = pa.field(fields[index].name, pa.timestamp(kind.unit, tz="UTC"))
+                zoned.add(fields[index].name)
         fields += [pa.field(name, kind) for name, kind in keys]
         # DuckDB reads the first column for count(*): make it the cheapest one (a partition key costs no I/O).
         key_names = {name for name, _ in keys}
@@ -262,8 +271,20 @@ class TableSource:
             ]
         con.register(f"{view}_files", ds.FileSystemDataset(fragments, pa.schema(ordered), parquet, lake.fs))
         names = [name for name, _ in [*self.columns, *self.keys]]
-        projection = ", ".join(f"{_quote(f.name)} AS {_quote(name)}" for f, name in zip(fields, names, strict=True))
+        projection = ", ".join(
+            f"{_naive(f.name) if f.name in zoned else _quote(f.name)} AS {_quote(name)}"
+            for f, name in zip(fields, names, strict=True)
+        )
         con.execute(f"CREATE VIEW {view} AS SELECT {projection} FROM {view}_files")
+
+
+def _zoned_timestamp(kind: pa.DataType) -> bool:
+    return pa.types.is_timestamp(kind) and kind.tz is not None
+
+
+def _naive(column: str) -> str:
+    """A zoned timestamp column as Athena's zone-less ``timestamp`` in UTC (arithmetic: no ICU per row)."""
+    return f"make_timestamp(epoch_us({_quote(column)}))"
 
 
 def table_source(lake: Lake, table: dict, partitions: list[dict]) -> TableSource:

@@ -101,6 +101,7 @@ OPERATIONS = [
                 "StopQueryExecution", "ListQueryExecutions", "CreateWorkGroup", "GetWorkGroup", "ListWorkGroups",
                 "UpdateWorkGroup", "DeleteWorkGroup", "ListDataCatalogs", "GetDataCatalog", "ListDatabases",
                 "GetDatabase", "GetTableMetadata", "ListTableMetadata",
+                "TagResource", "UntagResource", "ListTagsForResource",
             ],
         }[service]
     )
