@@ -37,6 +37,8 @@ from smartcity.standin.tables import HiveTypeError, table_source
 BATCH_ROWS = 50_000
 PAGE_GROUP_ROWS = 1_000  # Parquet row-group size of stored results: one page reads one or two groups
 QUERY_TYPES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)
+# What an ExecutionParameter may be made of: literals, typed literals (TIMESTAMP '…' parses as a Cast) and signs.
+PARAMETER_NODES = (exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.Cast, exp.DataType, exp.DataTypeParam)
 
 
 class QueryFailed(Exception):
@@ -119,7 +121,8 @@ def parse(sql: str, parameters: list[str] | None) -> exp.Expression:
             value = sqlglot.parse_one(literal, dialect="athena")
         except SqlglotError:
             raise QueryFailed("INVALID_PARAMETER_USAGE", f"Invalid execution parameter {literal!r}") from None
-        if not isinstance(value, exp.Literal | exp.Boolean | exp.Null | exp.Neg | exp.Cast):
+        # Every node, not just the top one: CAST((SELECT ...) AS VARCHAR) is a Cast at the top.
+        if not all(isinstance(node, PARAMETER_NODES) for node in value.walk()):
             raise QueryFailed("INVALID_PARAMETER_USAGE", f"Execution parameter {literal!r} is not a literal")
         placeholder.replace(value)
     return tree
