@@ -46,6 +46,7 @@ from confluent_kafka.admin import AdminClient  # noqa: E402
 
 from producers.run import ProducerOptions, ProducerRun  # noqa: E402
 from producers.simulator import SimConfig, simulate  # noqa: E402
+from smartcity.kafka_client import security_config  # noqa: E402
 from smartcity.settings import Settings  # noqa: E402
 
 STREAMS = ("vehicle_data", "gps_data", "weather_data", "emergency_data")
@@ -121,7 +122,9 @@ def records(events: int) -> Iterator[tuple[str, dict]]:
 
 def run_naive_flush_each(bootstrap: str, events: int, prefix: str) -> dict:
     """The tutorial forks: json.dumps, produce, flush() after every message."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    producer = Producer(
+        {**security_config(), "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True}
+    )
     failures = []
     start = time.perf_counter()
     for stream, record in records(events):
@@ -139,7 +142,15 @@ def run_naive_flush_each(bootstrap: str, events: int, prefix: str) -> dict:
 
 def run_per_record_produce(bootstrap: str, events: int, prefix: str) -> dict:
     """One produce() per record with a Python delivery callback, stdlib json; one flush at the end."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 20})
+    producer = Producer(
+        {
+            **security_config(),
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+        }
+    )
     acked = [0]
 
     def on_delivery(err, _msg):
@@ -222,7 +233,7 @@ def profile_pipeline(bootstrap: str, events: int, prefix: str) -> str:
 
 
 def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({**security_config(), "bootstrap.servers": bootstrap})
     topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
     if topics:
         for future in admin.delete_topics(topics, operation_timeout=30).values():

@@ -33,6 +33,7 @@ from plugins.lake import (
     quality_violations,
 )
 from smartcity.contracts.records import CONTRACTS
+from smartcity.kafka_client import security_config
 from smartcity.settings import get_settings
 
 ATHENA_POLL_S = 2  # the provider's default is 30 s; local queries take well under a second
@@ -59,7 +60,7 @@ def check_services() -> dict[str, str]:
     problems, reached = [], {}
     bootstrap = settings.kafka_bootstrap
     try:
-        AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
+        AdminClient({**security_config(), "bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
         reached["kafka"] = bootstrap
     except KafkaException as exc:
         problems.append(f"Kafka at {bootstrap} is not reachable: {exc.args[0].str() if exc.args else exc}")

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from producers.badrecords import INJECTED_HEADER, BadKind
+from smartcity.kafka_client import security_config
 
 
 class ProducerError(Exception):
@@ -26,7 +27,13 @@ class ProducerError(Exception):
 
 def wait_for_broker(bootstrap: str, attempts: int = 3, timeout_s: float = 5.0) -> ClusterMetadata:
     """Cluster metadata from ``bootstrap``; bounded retries with backoff, then a ProducerError."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": int(timeout_s * 1000)})
+    admin = AdminClient(
+        {
+            **security_config(),
+            "bootstrap.servers": bootstrap,
+            "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
+        }
+    )
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
         try:
@@ -43,7 +50,7 @@ def ensure_topics(
     bootstrap: str, topics: list[str], partitions: int, replication_factor: int, retention_ms: int
 ) -> list[str]:
     """Create the missing topics (idempotent; a concurrent creation is fine). Returns the created ones."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({**security_config(), "bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [topic for topic in topics if topic not in existing]
     if not missing:
@@ -84,6 +91,7 @@ def producer_config(
 ) -> dict[str, Any]:
     """Idempotent, acks=all, batched and compressed; bounded memory and bounded retry time."""
     return {
+        **security_config(),
         "bootstrap.servers": bootstrap,
         "client.id": client_id,
         "enable.idempotence": True,  # implies acks=all, retries, max.in.flight <= 5 with ordering kept

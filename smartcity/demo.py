@@ -22,6 +22,7 @@ from rich.table import Table
 
 from smartcity.airflow_client import TERMINAL_RUN_STATES, AirflowClient, AirflowError
 from smartcity.contracts.records import CONTRACTS
+from smartcity.kafka_client import security_config
 from smartcity.settings import Settings, get_settings
 from smartcity.stack.errors import StackError
 from smartcity.stack.runner import Stack
@@ -68,7 +69,9 @@ def _kafka_events(bootstrap: str, baseline: dict[tuple[str, int], int]) -> int |
 def _high_watermarks(bootstrap: str) -> dict[tuple[str, int], int] | None:
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "smartcity-demo-progress", "log_level": 0})
+    consumer = Consumer(
+        {**security_config(), "bootstrap.servers": bootstrap, "group.id": "smartcity-demo-progress", "log_level": 0}
+    )
     try:
         metadata = consumer.list_topics(timeout=2)
         result = {}

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +101,24 @@ class Settings(BaseSettings):
     aws_endpoint_url_sts: str | None = Field(default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_STS"))
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
 
+    # --- Kafka client authentication (see smartcity.kafka_client) ---------------
+    kafka_username: str | None = Field(default=None, description="SASL user (local: the stack's generated one)")
+    kafka_password: str | None = Field(default=None, description="SASL password (local: the stack's generated one)")
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = Field(
+        default=None, description="default: SASL_PLAINTEXT when a user/password is known, else PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = Field(
+        default=None, description="default: SCRAM-SHA-512"
+    )
+
+    @field_validator(
+        "kafka_username", "kafka_password", "kafka_security_protocol", "kafka_sasl_mechanism", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``NAME=`` (as in a sourced .env.example) means unset, not an invalid empty value."""
+        return None if value == "" else value
+
     # --- derived paths -------------------------------------------------------------
     @property
     def secrets_file(self) -> Path:
@@ -167,6 +185,24 @@ class Settings(BaseSettings):
     @property
     def kafka_bootstrap(self) -> str:
         return self.kafka_bootstrap_servers or f"{LOOPBACK}:{self.kafka_port}"
+
+    @property
+    def kafka_user(self) -> str | None:
+        return self._local(self.kafka_username, self._stack_secrets.get("kafka_username"))
+
+    @property
+    def kafka_secret(self) -> str | None:
+        return self._local(self.kafka_password, self._stack_secrets.get("kafka_password"))
+
+    @property
+    def kafka_mechanism(self) -> str:
+        return self.kafka_sasl_mechanism or "SCRAM-SHA-512"
+
+    @property
+    def kafka_protocol(self) -> str:
+        if self.kafka_security_protocol:
+            return self.kafka_security_protocol
+        return "SASL_PLAINTEXT" if self.kafka_user and self.kafka_secret else "PLAINTEXT"
 
     @property
     def admin_password(self) -> str | None:

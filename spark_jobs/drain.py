@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from smartcity.kafka_client import security_config
+
 EndOffsets = dict[str, dict[int, int]]  # topic -> partition -> next offset
 
 
@@ -75,7 +77,17 @@ def kafka_end_offsets(
     """Current end offsets of ``topics``; :class:`DrainError` naming any topic that does not exist."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "smartcity-streaming-probe", **options})
+    # ``options`` are the Spark source's Java client properties; librdkafka has no JAAS, it takes security_config().
+    java_only = {"sasl.jaas.config"}
+    librdkafka_options = {key: value for key, value in options.items() if key not in java_only}
+    consumer = Consumer(
+        {
+            **security_config(),
+            "bootstrap.servers": bootstrap,
+            "group.id": "smartcity-streaming-probe",
+            **librdkafka_options,
+        }
+    )
     try:
         try:
             metadata = consumer.list_topics(timeout=timeout_s)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from smartcity.contracts.records import CONTRACTS
+from smartcity.kafka_client import spark_kafka_options
 from smartcity.settings import Settings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|seconds?|m|minutes?|h|hours?)\s*$")
@@ -163,7 +164,8 @@ def parse_args(argv: Sequence[str] | None = None, settings: Settings | None = No
         raise JobConfigError("--drain and --drain-offsets are alternatives: choose one")
     if args.max_offsets_per_trigger < 1:
         raise JobConfigError("--max-offsets-per-trigger must be at least 1")
-    options = {}
+    # Security from the settings (the environment, never argv); --kafka-option entries override it.
+    options = {key.removeprefix("kafka."): value for key, value in spark_kafka_options(settings).items()}
     for item in args.kafka_option:
         key, sep, value = item.partition("=")
         if not sep or not key:

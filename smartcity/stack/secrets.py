@@ -13,7 +13,7 @@ import secrets
 import string
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from smartcity.stack.errors import StackError
 
@@ -29,6 +29,9 @@ class StackSecrets(BaseModel):
     seaweed_jwt_read: str
     seaweed_filer_jwt_write: str
     seaweed_filer_jwt_read: str
+    # Added after the first release: data dirs created before get them generated on the next load.
+    kafka_username: str = Field(default_factory=lambda: "smartcity-" + secrets.token_hex(4))
+    kafka_password: str = Field(default_factory=lambda: secrets.token_urlsafe(24))
 
 
 def _generate() -> StackSecrets:
@@ -68,9 +71,11 @@ def load(path: Path) -> StackSecrets | None:
 
 
 def ensure(path: Path) -> StackSecrets:
-    """Load the secrets, generating and storing them on first use."""
+    """Load the secrets, generating and storing them on first use (and any added since)."""
     existing = load(path)
     if existing is not None:
+        if set(json.loads(path.read_text())) != set(StackSecrets.model_fields):
+            write_private(path, existing.model_dump_json(indent=2))
         return existing
     created = _generate()
     write_private(path, created.model_dump_json(indent=2))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartcity.kafka_client import security_config
 from smartcity.settings import Settings
 from smartcity.stack import secrets
 from smartcity.stack.environment import stack_env, venv_bin
@@ -49,10 +50,18 @@ def produce(bootstrap: str, topic: str, count: int) -> int:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({**security_config(), "bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)]).values():
         future.result(timeout=30)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 10})
+    producer = Producer(
+        {
+            **security_config(),
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 10,
+        }
+    )
     acked = 0
 
     def on_delivery(err, _msg) -> None:

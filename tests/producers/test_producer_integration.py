@@ -24,6 +24,7 @@ from producers.run import ProducerOptions, ProducerRun
 from producers.simulator import SimConfig
 from producers.snapshots import split_s3_uri
 from smartcity.contracts.records import CONTRACTS
+from smartcity.kafka_client import security_config
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,7 @@ START = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
 def _consumer(bootstrap: str) -> Consumer:
     return Consumer(
         {
+            **security_config(),
             "bootstrap.servers": bootstrap,
             "group.id": f"test-{uuid.uuid4().hex}",
             "enable.auto.commit": False,

@@ -14,6 +14,7 @@ import pyarrow.fs as pafs
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from smartcity.kafka_client import security_config
 from smartcity.settings import PROJECT_ROOT, Settings
 from tests.spark_jobs.spark_corpus import Message
 
@@ -21,7 +22,7 @@ JOB = PROJECT_ROOT / "spark_jobs" / "streaming_job.py"
 
 
 def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 2) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({**security_config(), "bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics])
     for future in futures.values():
         future.result(timeout=30)
@@ -29,7 +30,9 @@ def create_topics(bootstrap: str, topics: Iterable[str], partitions: int = 2) ->
 
 def produce(bootstrap: str, messages: Sequence[Message], topic_of: dict[str, str]) -> None:
     """Produce every message (idempotent producer) and fail unless the broker acknowledged all of them."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    producer = Producer(
+        {**security_config(), "bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5}
+    )
     errors: list[str] = []
 
     def delivered(error, _message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 from smartcity.cli import app
 from smartcity.contracts.records import CONTRACTS
+from smartcity.kafka_client import security_config
 from smartcity.settings import Settings
 from smartcity.stack.runner import Stack
 from smartcity.stack.smoke import run_smoke
@@ -66,9 +68,11 @@ def test_up_again_is_idempotent(stack_runner: Stack) -> None:
 
 def test_kafka_round_trip_counts_every_message(stack: Settings) -> None:
     topic = f"roundtrip-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+    admin = AdminClient({**security_config(), "bootstrap.servers": stack.kafka_bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
-    producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {**security_config(), "bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
+    )
     delivered: list[str] = []
     sent = 5000
     for i in range(sent):
@@ -84,6 +88,7 @@ def test_kafka_round_trip_counts_every_message(stack: Settings) -> None:
 
     consumer = Consumer(
         {
+            **security_config(),
             "bootstrap.servers": stack.kafka_bootstrap,
             "group.id": f"test-{topic}",
             "auto.offset.reset": "earliest",
@@ -157,9 +162,10 @@ def test_every_listening_socket_is_on_loopback(stack_runner: Stack) -> None:
     pids = [s.pid for s in stack_runner.status() if s.pid]
     processes = [psutil.Process(pid) for pid in pids]
     processes += [child for p in processes for child in p.children(recursive=True)]
-    listening = [
-        conn for proc in processes for conn in proc.net_connections(kind="inet") if conn.status == psutil.CONN_LISTEN
-    ]
+    listening = []
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):  # short-lived children (task runners) come and go
+            listening += [conn for conn in proc.net_connections(kind="inet") if conn.status == psutil.CONN_LISTEN]
     assert listening, "expected the stack's servers to be listening"
     assert {conn.laddr.ip for conn in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}
 
@@ -174,7 +180,7 @@ def test_spark_submit_streams_kafka_to_parquet_on_s3(stack: Settings) -> None:
     assert result.checkpoint in find_checkpoints(stack.data_dir / "smoke")
     progress = checkpoint_progress(result.checkpoint)
     assert progress is not None
-    end = kafka_end_offsets({"bootstrap.servers": stack.kafka_bootstrap}, [result.topic])
+    end = kafka_end_offsets({**security_config(), "bootstrap.servers": stack.kafka_bootstrap}, [result.topic])
     (lag,) = topic_lags([progress], end, [result.topic])
     assert lag.committed == lag.end == produced
     assert lag.lag == 0

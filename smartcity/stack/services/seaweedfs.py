@@ -7,6 +7,8 @@ credentials. The other HTTP ports would serve objects without S3
 authentication, so: all bind to 127.0.0.1, the filer and volume servers require
 SeaweedFS's JWT signing keys (security.toml, read from the working directory),
 and the extra gateways (Iceberg, Lance, WebDAV, the admin UI) are switched off.
+The master's HTTP API stays open on loopback (topology, and tokens for a file id
+one already knows); docs/security.md explains why that exposes no object data.
 """
 
 from __future__ import annotations
