@@ -52,7 +52,9 @@ def _tracked_files() -> list[str]:
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     ).stdout
-    return [name for name in listed.split("\0") if name and (PROJECT_ROOT / name).is_file()]
+    # The allowance file holds the hashes of findings by design: scanning it would flag every allowance.
+    skip = {str(BASELINE.relative_to(PROJECT_ROOT))}
+    return [name for name in listed.split("\0") if name and name not in skip and (PROJECT_ROOT / name).is_file()]
 
 
 def test_no_secret_is_committed() -> None:
