@@ -159,6 +159,21 @@ def wait_crawl(glue, name: str, timeout: float = 60.0) -> dict[str, Any]:
     raise AssertionError(f"crawler {name} still running after {timeout} s")
 
 
+def crawl_into(glue, database: str, data_uri: str) -> dict[str, Any]:
+    """Create a crawler of ``data_uri`` into ``database``, run it once and return it (crawl succeeded)."""
+    crawler = f"{database}_crawler"
+    glue.create_crawler(
+        Name=crawler,
+        Role="arn:aws:iam::000000000000:role/smartcity-crawler",
+        DatabaseName=database,
+        Targets={"S3Targets": [{"Path": data_uri}]},
+    )
+    glue.start_crawler(Name=crawler)
+    crawled = wait_crawl(glue, crawler)
+    assert crawled["LastCrawl"]["Status"] == "SUCCEEDED", crawled["LastCrawl"]
+    return crawled
+
+
 def run_query(athena, sql: str, database: str, timeout: float = 60.0, **extra: Any) -> dict[str, Any]:
     """Start a query and poll until it is final; return its QueryExecution."""
     query_id = athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": database}, **extra)[

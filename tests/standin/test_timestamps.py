@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from standin.standin_helpers import SampleLake, StandinProcess, all_rows, run_query, wait_crawl
+from standin.standin_helpers import SampleLake, StandinProcess, all_rows, crawl_into, run_query
 
 pytestmark = pytest.mark.integration
 
@@ -68,15 +68,7 @@ def timestamp_lake(stack, s3fs, tmp_path_factory) -> tuple[SampleLake, dict[str,
 def crawled_timestamps(standin: StandinProcess, timestamp_lake) -> tuple[object, dict[str, int]]:
     lake, expected = timestamp_lake
     glue = standin.client("glue")
-    crawler = f"{DATABASE}_crawler"
-    glue.create_crawler(
-        Name=crawler,
-        Role="arn:aws:iam::000000000000:role/smartcity-crawler",
-        DatabaseName=DATABASE,
-        Targets={"S3Targets": [{"Path": lake.data_uri}]},
-    )
-    glue.start_crawler(Name=crawler)
-    assert wait_crawl(glue, crawler)["LastCrawl"]["Status"] == "SUCCEEDED"
+    crawl_into(glue, DATABASE, lake.data_uri)
     tables = {t["Name"]: t for t in glue.get_tables(DatabaseName=DATABASE)["TableList"]}
     assert set(tables) == set(DATASETS)
     for table in tables.values():

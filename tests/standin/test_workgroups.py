@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from standin.standin_helpers import SampleLake, StandinProcess, run_query, wait_crawl
+from standin.standin_helpers import SampleLake, StandinProcess, crawl_into, run_query
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +86,7 @@ def large_table(standin: StandinProcess, stack, s3fs, tmp_path_factory) -> tuple
     table = pa.table({"reading": rng.random(1_500_000)})
     lake.write("data/readings/part-0.parquet", table)
     glue = standin.client("glue")
-    crawler = f"{DATABASE}_crawler"
-    glue.create_crawler(
-        Name=crawler,
-        Role="arn:aws:iam::000000000000:role/smartcity-crawler",
-        DatabaseName=DATABASE,
-        Targets={"S3Targets": [{"Path": lake.data_uri}]},
-    )
-    glue.start_crawler(Name=crawler)
-    assert wait_crawl(glue, crawler)["LastCrawl"]["Status"] == "SUCCEEDED"
+    crawl_into(glue, DATABASE, lake.data_uri)
     size = s3fs.get_file_info(f"{lake.bucket}/{lake.prefix}/data/readings/part-0.parquet").size
     return "readings", size
 
