@@ -17,7 +17,7 @@ from smartcity.alerts import app as alerts_app
 from smartcity.aws.cli import app as aws_app
 from smartcity.contracts.records import CONTRACTS
 from smartcity.demo import demo
-from smartcity.kafka_client import security_config
+from smartcity.kafka_client import confluent_config
 from smartcity.report.cli import app as report_app
 from smartcity.settings import get_settings
 from smartcity.stack.environment import export_lines
@@ -132,11 +132,7 @@ def _streaming_lags(statuses: list[ServiceStatus]) -> list[TopicLag]:
         return []
     kafka_up = any(s.name == "kafka" and s.healthy for s in statuses)
     topics = [contract.topic for contract in CONTRACTS.values()]
-    end = (
-        kafka_end_offsets({**security_config(), "bootstrap.servers": settings.kafka_bootstrap}, topics)
-        if kafka_up
-        else None
-    )
+    end = kafka_end_offsets(confluent_config(settings), topics) if kafka_up else None
     progress = [p for p in (checkpoint_progress(c) for c in checkpoints) if p is not None]
     return topic_lags(progress, end, topics)
 
